@@ -1,0 +1,7 @@
+/** Every command of the program, one file each; a new command is one file and one line here. */
+
+import type { RegisterCommand } from '../context.js';
+import { registerInspect } from './inspect.js';
+import { registerLs } from './ls.js';
+
+export const COMMANDS: readonly RegisterCommand[] = [registerLs, registerInspect];
