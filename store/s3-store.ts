@@ -66,7 +66,8 @@ export class S3Store implements ObjectStore {
       region: config.region,
       ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
       forcePathStyle: config.forcePathStyle,
-      ...(credentials === undefined ? {} : { credentials }),
+      // A copy: the SDK annotates the credentials object it is given, and the config is frozen.
+      ...(credentials === undefined ? {} : { credentials: { ...credentials } }),
       maxAttempts: options.maxAttempts ?? S3_MAX_ATTEMPTS_DEFAULT,
       // Recent SDKs add CRC32 checksums in aws-chunked trailers by default, which several S3
       // clones (older MinIO, s3rver, some R2-compatible gateways) reject; send and check
