@@ -4,6 +4,15 @@
  *
  * Offsets and lengths are validated by the server before a call reaches the device:
  * they are multiples of 512 and within `sizeBytes`.
+ *
+ * Errors: a rejected promise becomes an NBD error reply, never a crash. A device names a
+ * specific failure with an errno-style `code` on the error, as Node's fs errors do:
+ * ENOSPC/EDQUOT/EFBIG -> ENOSPC, EPERM/EROFS/EACCES -> EPERM, ESHUTDOWN -> ESHUTDOWN,
+ * ENOTSUP -> ENOTSUP (FAST_ZERO only); anything else -> EIO.
+ *
+ * Buffers: `data` passed to `write` is the device's to read until the returned promise
+ * settles; afterwards the server reuses it, so a device that keeps the bytes copies them.
+ * The server never modifies a buffer returned by `read`.
  */
 
 export interface WriteOptions {
@@ -14,6 +23,12 @@ export interface WriteOptions {
 export interface WriteZeroesOptions extends WriteOptions {
   /** NBD_CMD_FLAG_NO_HOLE: the range must stay allocated (not become a hole). */
   noHole: boolean;
+  /**
+   * NBD_CMD_FLAG_FAST_ZERO: if this range cannot be zeroed faster than writing zeroes,
+   * reject at once with an error whose `code` is 'ENOTSUP', changing nothing.
+   * Only sent to a device whose `canZeroFast` is true.
+   */
+  fastOnly?: boolean;
 }
 
 /** One run of `base:allocation` block status, in order from the requested offset. */
@@ -28,7 +43,18 @@ export interface BlockStatusExtent {
 export interface BlockDevice {
   readonly sizeBytes: number;
   readonly readOnly: boolean;
+  /**
+   * Optional: writeZeroes is a metadata operation, never slower than a write, so the
+   * server may advertise NBD_FLAG_SEND_FAST_ZERO. Absent means false.
+   */
+  readonly canZeroFast?: boolean;
   read(offsetBytes: number, lengthBytes: number): Promise<Uint8Array>;
+  /**
+   * Optional: `read` into the caller's buffer (`target.length` bytes from `offsetBytes`),
+   * so the server can reuse reply buffers instead of allocating one per READ. The device
+   * writes into `target` only until the returned promise settles.
+   */
+  readInto?(offsetBytes: number, target: Uint8Array): Promise<void>;
   write(offsetBytes: number, data: Uint8Array, options: WriteOptions): Promise<void>;
   /** Resolves once every write that resolved before this call is durable. */
   flush(): Promise<void>;
