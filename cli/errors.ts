@@ -68,6 +68,9 @@ export function errorLine(error: unknown): string {
   if (error instanceof CliError || error instanceof LogFormatError || error instanceof StoreError) {
     return `error: ${oneLine(error.message)} [${error.code}]`;
   }
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  // Every module's typed errors carry a permanent ERR_* code (RecoveryError, VolumeError, NbdError, ...).
+  if (typeof code === 'string' && code.startsWith('ERR_') && error instanceof Error) return `error: ${oneLine(error.message)} [${code}]`;
   if (error instanceof Error) return `error: unexpected failure: ${oneLine(error.message)}`;
   return `error: unexpected failure: ${oneLine(String(error))}`;
 }

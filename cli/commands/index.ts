@@ -3,5 +3,6 @@
 import type { RegisterCommand } from '../context.js';
 import { registerInspect } from './inspect.js';
 import { registerLs } from './ls.js';
+import { registerRun } from './run.js';
 
-export const COMMANDS: readonly RegisterCommand[] = [registerLs, registerInspect];
+export const COMMANDS: readonly RegisterCommand[] = [registerRun, registerLs, registerInspect];
