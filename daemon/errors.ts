@@ -14,7 +14,9 @@ export type VolumeErrorCode =
   /** Data that lives only in the store could not be read within readRetryTimeoutMs. */
   | 'ERR_VOLUME_READ_FAILED'
   /** A VolumeConfig value is out of range. */
-  | 'ERR_VOLUME_CONFIG_INVALID';
+  | 'ERR_VOLUME_CONFIG_INVALID'
+  /** During a forced take-over the previous holder stored another object (DESIGN.md §6). */
+  | 'ERR_VOLUME_TAKEOVER_RACE';
 
 /** The errno an NBD reply should carry for each code (proto.md "Error values"). */
 const ERRNO_OF_CODE: Readonly<Record<VolumeErrorCode, 'EIO' | 'ESHUTDOWN' | 'EINVAL'>> = {
@@ -23,6 +25,7 @@ const ERRNO_OF_CODE: Readonly<Record<VolumeErrorCode, 'EIO' | 'ESHUTDOWN' | 'EIN
   ERR_VOLUME_FENCED: 'EIO',
   ERR_VOLUME_READ_FAILED: 'EIO',
   ERR_VOLUME_CONFIG_INVALID: 'EINVAL',
+  ERR_VOLUME_TAKEOVER_RACE: 'EIO',
 };
 
 export class VolumeError extends Error {

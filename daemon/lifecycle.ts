@@ -102,6 +102,7 @@ export class Daemon {
         logger,
         config: config.volume,
         adoptExisting: config.adoptExisting,
+        fenceAfterTakeover: claim === 'taken-over',
         ...(config.sizeBytes === undefined ? {} : { sizeBytes: config.sizeBytes }),
       });
       const server = new NbdServer({ device: volume, exportName: config.exportName, description: `lsvd ${store.description}`, logger });

@@ -107,3 +107,27 @@ test('the log is NDJSON with the start-up sequence an operator reads', async (t)
     }
   });
 });
+
+test('--force takes the volume over and the old daemon, still running, is fenced and exits 1', async (t) => {
+  if (!(await haveTool('qemu-io'))) { t.pass('qemu-io missing (outside CI)'); return; }
+  const directory = await mkdtemp(join(tmpdir(), 'lsvd-takeover-'));
+  try {
+    const volume = join(directory, 'volume');
+    const args = (name: string, extra: readonly string[] = []): string[] => ['run', '--store', volume, '--size', '64MiB', '--attach', 'none',
+      '--socket', join(directory, `${name}.sock`), '--run-dir', directory, ...extra];
+    const old = await startDaemon({ args: args('old'), socketPath: join(directory, 'old.sock') });
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x11 0 1M', '-c', 'flush', nbdUri(join(directory, 'old.sock'))]);
+    const successor = await startDaemon({ args: args('new', ['--force']), socketPath: join(directory, 'new.sock') });
+    t.regex(successor.log(), /Taking the volume over from lsvd on host/);
+    t.regex(successor.log(), /Fenced the previous holder/);
+    // The old daemon acknowledges the write from memory, but its flush can never complete.
+    await t.throwsAsync(run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x22 0 1M', '-c', 'flush', nbdUri(join(directory, 'old.sock'))]));
+    t.is(await old.exited, 1, old.log());
+    t.regex(old.log(), /ERR_VOLUME_FENCED/);
+    const read = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0x11 0 1M', nbdUri(join(directory, 'new.sock'))]);
+    t.regex(read, /read 1048576\/1048576/);
+    t.is(await successor.stop('SIGTERM'), 0, successor.log());
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
