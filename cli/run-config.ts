@@ -4,6 +4,7 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import type { AttachMode, DaemonConfig } from '../daemon/lifecycle.js';
+import { resolveVolumeConfig, type VolumeConfig } from '../daemon/volume-config.js';
 import type { Environment } from './config.js';
 import { ENVIRONMENT_VARIABLES } from './config.js';
 import { usageError } from './errors.js';
@@ -30,6 +31,9 @@ export const RUN_ENVIRONMENT_VARIABLES = {
   exportName: 'LSVD_EXPORT_NAME',
   runDirectory: 'LSVD_RUN_DIR',
   tcp: 'LSVD_TCP',
+  uploadMemory: 'LSVD_UPLOAD_MEMORY',
+  cacheSize: 'LSVD_CACHE_SIZE',
+  readTimeout: 'LSVD_READ_TIMEOUT',
 } as const;
 const RUN_ENV = RUN_ENVIRONMENT_VARIABLES;
 
@@ -46,6 +50,9 @@ export interface RunFlags {
   runDir?: string;
   kernelTimeout?: string;
   force?: boolean;
+  uploadMemory?: string;
+  cacheSize?: string;
+  readTimeout?: string;
 }
 
 function fromEnvironment(env: Environment, name: string): string | undefined {
@@ -104,6 +111,23 @@ export function buildDaemonConfig(options: { flags: RunFlags; env: Environment; 
     runDirectory,
     kernelTimeoutSeconds: flags.kernelTimeout === undefined ? DEFAULT_KERNEL_TIMEOUT_SECONDS : parseSeconds(flags.kernelTimeout, '--kernel-timeout'),
     force: flags.force === true,
-    volume: {},
+    volume: buildVolumeTuning(flags, env),
   });
+}
+
+/** The engine's memory and time bounds an operator may set (docs/OPERATIONS.md). */
+function buildVolumeTuning(flags: RunFlags, env: Environment): Partial<VolumeConfig> {
+  const uploadMemory = flags.uploadMemory ?? fromEnvironment(env, RUN_ENV.uploadMemory);
+  const cacheSize = flags.cacheSize ?? fromEnvironment(env, RUN_ENV.cacheSize);
+  const readTimeout = flags.readTimeout ?? fromEnvironment(env, RUN_ENV.readTimeout);
+  const tuning: Partial<VolumeConfig> = {};
+  if (uploadMemory !== undefined) tuning.unuploadedBytesMax = parseSizeBytes(uploadMemory, '--upload-memory');
+  if (cacheSize !== undefined) tuning.readCacheBytes = parseSizeBytes(cacheSize, '--cache-size');
+  if (readTimeout !== undefined) tuning.readRetryTimeoutMs = parseSeconds(readTimeout, '--read-timeout') * 1000;
+  try {
+    resolveVolumeConfig(tuning); // checks the values against each other now: a bad combination is a usage error
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  return tuning;
 }

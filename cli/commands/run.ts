@@ -101,7 +101,10 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--export-name <name>', 'the NBD export name (env LSVD_EXPORT_NAME; default lsvd)')
     .option('--run-dir <dir>', 'runtime files: the socket, the FUSE mount (env LSVD_RUN_DIR; default /run/lsvd)')
     .option('--kernel-timeout <seconds>', 'the kernel fails a request after this long without a reply (default 60)')
-    .option('--force', "take the volume over from another daemon's lease (only once that daemon is surely dead)");
+    .option('--force', "take the volume over from another daemon's lease (only once that daemon is surely dead)")
+    .option('--upload-memory <bytes>', 'acknowledged data not yet in the store, at most; past it writes wait (env LSVD_UPLOAD_MEMORY; default 256MiB)')
+    .option('--cache-size <bytes>', 'read cache of stored data, including prefetch (env LSVD_CACHE_SIZE; default 64MiB)')
+    .option('--read-timeout <seconds>', 'a read of stored data retries this long, then fails with EIO (env LSVD_READ_TIMEOUT; default 60)');
   addStoreOptions(command);
   addLoggingOptions(command);
   command.action(async (_options: unknown, self: Command) => runDaemon(context, self.opts<Flags>()));

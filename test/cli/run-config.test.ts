@@ -36,3 +36,13 @@ test('--tcp takes a port or host:port, loopback by default', (t) => {
   t.deepEqual(buildDaemonConfig({ flags: { tcp: '10809' }, env: {}, cwd }).tcp, { host: '127.0.0.1', port: 10809 });
   t.deepEqual(buildDaemonConfig({ flags: { tcp: '0.0.0.0:10809' }, env: {}, cwd }).tcp, { host: '0.0.0.0', port: 10809 });
 });
+
+test('the engine bounds an operator may set reach the volume config, in its units', (t) => {
+  const config = buildDaemonConfig({ flags: { uploadMemory: '32MiB', readTimeout: '5' }, env: { LSVD_CACHE_SIZE: '0' }, cwd });
+  t.deepEqual(config.volume, { unuploadedBytesMax: 32 * 2 ** 20, readCacheBytes: 0, readRetryTimeoutMs: 5000 });
+  t.throws(() => buildDaemonConfig({ flags: { readTimeout: 'soon' }, env: {}, cwd }), { code: 'ERR_CLI_USAGE', message: /--read-timeout/ });
+});
+
+test('engine bounds that contradict each other are a usage error, before anything starts', (t) => {
+  t.throws(() => buildDaemonConfig({ flags: { uploadMemory: '4KiB' }, env: {}, cwd }), { code: 'ERR_CLI_USAGE' });
+});
