@@ -20,6 +20,10 @@ export type RecoveryErrorCode =
   | 'ERR_VOLUME_SECTOR_SIZE_UNSUPPORTED'
   /** `rollback --to` is not a usable sequence number. */
   | 'ERR_ROLLBACK_TARGET_INVALID'
+  /** Read-only recovery was asked to replay through an object outside the gap-free prefix. */
+  | 'ERR_RECOVERY_TARGET_INVALID'
+  /** `lsvd verify` found problems (each already reported, naming its key). */
+  | 'ERR_VERIFY_FAILED'
   /** Another daemon holds the volume's lease (DESIGN.md §6). */
   | 'ERR_LEASE_HELD';
 

@@ -8,6 +8,10 @@
  * A corrupt object inside the prefix is not guessed around: recovery stops with an error
  * naming the key and the way out (roll back to the object before it), having changed
  * nothing in the bucket.
+ *
+ * The operator tools (`lsvd export`, `lsvd verify`) recover read-only: nothing is archived
+ * (the result says what a start-up would archive), and replay may stop at an earlier object
+ * of the prefix, since every object boundary is a state the disk really had (DESIGN.md §1).
  */
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -36,16 +40,33 @@ export interface RecoveredObject {
   zeroRanges: ZeroRange[];
 }
 
-export interface RecoverOptions {
+interface RecoverBaseOptions {
   store: ObjectStore;
   logger: Logger;
   clock: Sleeper;
   volumeSizeBytes: number;
-  /** Names this run's archive folder, `archive/<batchId>/`. */
-  batchId: string;
   /** Called once per object of the prefix, in sequence order. */
   onObject(object: RecoveredObject): void;
 }
+
+/** The daemon's start-up: what cannot be replayed is moved to `archive/<batchId>/`. */
+export interface ArchivingRecoverOptions extends RecoverBaseOptions {
+  readOnly?: false;
+  /** Names this run's archive folder, `archive/<batchId>/`. */
+  batchId: string;
+}
+
+/** The operator tools: nothing in the bucket changes. */
+export interface ReadOnlyRecoverOptions extends RecoverBaseOptions {
+  readOnly: true;
+  /**
+   * Replay only objects up to and including this one (SEQUENCE_FIRST - 1: none); it must be
+   * within the gap-free prefix, else ERR_RECOVERY_TARGET_INVALID. Default: the whole prefix.
+   */
+  throughSequence?: number;
+}
+
+export type RecoverOptions = ArchivingRecoverOptions | ReadOnlyRecoverOptions;
 
 export interface RecoveryResult {
   /** The last replayed sequence; SEQUENCE_FIRST - 1 for an empty volume. */
@@ -53,18 +74,42 @@ export interface RecoveryResult {
   processedCount: number;
   archivedCount: number;
   unknownKeyCount: number;
+  /** Read-only recovery only: the last sequence of the gap-free prefix (at or after `lastSequence`). */
+  prefixEndSequence?: number;
+  /**
+   * Read-only recovery only: the keys a start-up would archive (log objects after the first
+   * gap, companions without a log object in the prefix), left in place.
+   */
+  unreplayableKeys?: string[];
 }
 
 export async function recoverVolume(options: RecoverOptions): Promise<RecoveryResult> {
   const { store, logger } = options;
   logger.info(`Starting recovery from the ${store.description} store.`);
   const scan = await scanBucket({ store, logger });
-  const lastSequence = prefixEnd(scan);
+  const prefixEndSequence = prefixEnd(scan);
+  const lastSequence = options.readOnly === true ? replayTarget(options, prefixEndSequence) : prefixEndSequence;
   await replayPrefix({ ...options, scan, lastSequence });
   const processedCount = lastSequence - SEQUENCE_FIRST + 1;
   logger.info({ processedCount, lastSequence }, `Recovery complete (processed ${processedCount} objects).`);
-  const archivedCount = await archiveAfter({ ...options, scan, lastSequence });
-  return { lastSequence, processedCount, archivedCount, unknownKeyCount: scan.unknownKeyCount };
+  const unreplayableKeys = keysAfterPrefix(scan, prefixEndSequence);
+  const result = { lastSequence, processedCount, archivedCount: 0, unknownKeyCount: scan.unknownKeyCount };
+  if (options.readOnly === true) {
+    reportUnreplayable({ ...options, unreplayableKeys, prefixEndSequence });
+    return { ...result, prefixEndSequence, unreplayableKeys };
+  }
+  return { ...result, archivedCount: await archiveAfter({ ...options, unreplayableKeys, lastSequence }) };
+}
+
+/** Read-only recovery may stop early, but only inside the prefix: past a gap there is no consistent state. */
+function replayTarget(options: ReadOnlyRecoverOptions, prefixEndSequence: number): number {
+  const { throughSequence } = options;
+  if (throughSequence === undefined) return prefixEndSequence;
+  if (!Number.isSafeInteger(throughSequence) || throughSequence < SEQUENCE_FIRST - 1 || throughSequence > prefixEndSequence) {
+    const prefix = prefixEndSequence < SEQUENCE_FIRST ? 'the log is empty' : `the gap-free log runs from ${SEQUENCE_FIRST} to ${prefixEndSequence}`;
+    throw new RecoveryError('ERR_RECOVERY_TARGET_INVALID', `Cannot replay through log object ${throughSequence} in ${options.store.description}: ${prefix}; give a sequence number from ${SEQUENCE_FIRST - 1} to ${prefixEndSequence}`);
+  }
+  return throughSequence;
 }
 
 async function replayPrefix(options: RecoverOptions & { scan: BucketScan; lastSequence: number }): Promise<void> {
@@ -124,13 +169,28 @@ function corrupt(objectKey: string, sequence: number, reason: string, cause?: un
   );
 }
 
-/** Archives every log object after the prefix and every companion whose log object is not in it. */
-async function archiveAfter(options: RecoverOptions & { scan: BucketScan; lastSequence: number }): Promise<number> {
-  const { scan, lastSequence, logger } = options;
-  const keys = [
-    ...[...scan.logObjectSizes.keys()].filter((sequence) => sequence > lastSequence).map(formatLogKey),
-    ...[...scan.zeroRangeSequences].filter((sequence) => sequence > lastSequence).map(formatZeroRangesKey),
+/** Every log object after the prefix and every companion whose log object is not in it. */
+function keysAfterPrefix(scan: BucketScan, prefixEndSequence: number): string[] {
+  return [
+    ...[...scan.logObjectSizes.keys()].filter((sequence) => sequence > prefixEndSequence).map(formatLogKey),
+    ...[...scan.zeroRangeSequences].filter((sequence) => sequence > prefixEndSequence).map(formatZeroRangesKey),
   ];
+}
+
+/** Read-only recovery archives nothing; it only says what a start-up would archive. */
+function reportUnreplayable(options: ReadOnlyRecoverOptions & { unreplayableKeys: string[]; prefixEndSequence: number }): void {
+  const { unreplayableKeys, prefixEndSequence, logger } = options;
+  if (unreplayableKeys.length === 0) return;
+  const missingKey = formatLogKey(prefixEndSequence + 1);
+  logger.warn(
+    { missingKey, unreplayableKeys: unreplayableKeys.length },
+    `Log object "${missingKey}" is missing: the ${unreplayableKeys.length} objects after it cannot be replayed (left in place: read-only; a daemon start would archive them).`,
+  );
+}
+
+/** Archives every log object after the prefix and every companion whose log object is not in it. */
+async function archiveAfter(options: ArchivingRecoverOptions & { unreplayableKeys: string[]; lastSequence: number }): Promise<number> {
+  const { unreplayableKeys: keys, lastSequence, logger } = options;
   if (keys.length === 0) return 0;
   logger.warn(
     { missingKey: formatLogKey(lastSequence + 1), archivedKeys: keys.length },
