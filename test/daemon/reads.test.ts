@@ -79,11 +79,10 @@ test('the GETs of one read run in parallel', async (t) => {
   const writes = Array.from({ length: 8 }, (_, index) => ({ offsetBytes: index * 8 * KIB, data: pattern({ lengthBytes: 8 * KIB, tag: index }), flush: true }));
   const { store, volume } = await reopenedWith(writes, { readCacheBytes: 0 });
   store.getDelayMs = 100;
-  const startMs = performance.now();
+  store.getsInFlightMax = 0;
   const bytes = await volume.read(0, 64 * KIB);
-  const elapsedMs = performance.now() - startMs;
   t.is(store.gets.length, 8);
-  t.true(elapsedMs < 500, `8 GETs of 100 ms took ${elapsedMs} ms`);
+  t.is(store.getsInFlightMax, 8, 'all eight GETs were waiting on the store at once');
   writes.forEach((write) => t.deepEqual(bytes.subarray(write.offsetBytes, write.offsetBytes + 8 * KIB), write.data));
   await volume.close();
 });
@@ -143,12 +142,14 @@ test('NBD CACHE brings a range into the cache', async (t) => {
   await volume.close();
 });
 
-// Serial: it measures throughput, so it runs before the other tests of this file, not beside them.
-test.serial('a cold sequential read at 50 ms of store latency streams far faster than one GET per read', async (t) => {
+// Throughput itself is the benchmark's to measure (docs/BENCHMARKS.md); this proves the mechanism:
+// prefetch keeps many GETs in flight ahead of the reader, each fetching whole runs.
+test('a cold sequential read at 50 ms of store latency keeps many GETs in flight ahead of the reader', async (t) => {
   const totalBytes = 64 * MIB;
   const writes = Array.from({ length: 64 }, (_, index) => ({ offsetBytes: index * MIB, data: new Uint8Array(MIB).fill(index + 1) }));
   const { store, volume } = await reopenedWith(writes, { readCacheBytes: 64 * MIB }, { targetObjectSizeBytes: 8 * MIB, unuploadedBytesMax: 64 * MIB }, totalBytes);
   store.getDelayMs = 50;
+  store.getsInFlightMax = 0;
   const readBytes = 128 * KIB;
   const startMs = performance.now();
   for (let offsetBytes = 0; offsetBytes < totalBytes; offsetBytes += readBytes) {
@@ -157,9 +158,8 @@ test.serial('a cold sequential read at 50 ms of store latency streams far faster
   }
   const mibPerSecond = totalBytes / MIB / ((performance.now() - startMs) / 1000);
   t.log(`${mibPerSecond.toFixed(0)} MiB/s with ${store.gets.length} GETs (one GET per read would give ${(readBytes / MIB / 0.05).toFixed(1)} MiB/s)`);
-  // The goal is 200 MiB/s; the bound leaves room for a loaded machine and is still 20x what
-  // reading without prefetch could do.
-  t.true(mibPerSecond > 50);
-  t.true(store.gets.length <= totalBytes / MIB + 16);
+  // 200 MiB/s at 50 ms needs 10 MiB in flight: at least 10 GETs of up to 1 MiB at once.
+  t.true(store.getsInFlightMax >= 10, `at most ${store.getsInFlightMax} GETs were in flight at once`);
+  t.true(store.gets.length <= totalBytes / MIB + 16, `${store.gets.length} GETs for ${totalBytes / MIB} MiB`);
   await volume.close();
 });

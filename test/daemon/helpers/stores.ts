@@ -26,6 +26,9 @@ export class ControlledStore implements ObjectStore {
   #failures: { matches: KeyPredicate; remaining: number; error: () => Error; afterStoring: boolean }[] = [];
   getDelayMs = 0;
   putDelayMs = 0;
+  /** GETs waiting on the store right now, and the most there ever were at once. */
+  getsInFlight = 0;
+  getsInFlightMax = 0;
   #getFailures = 0;
 
   constructor(inner: ObjectStore) {
@@ -88,12 +91,18 @@ export class ControlledStore implements ObjectStore {
       request.lengthBytes = options.range.lengthBytes;
     }
     this.gets.push(request);
-    if (this.getDelayMs > 0) await sleep(this.getDelayMs);
-    if (this.#getFailures > 0) {
-      this.#getFailures--;
-      throw new StoreError('ERR_STORE_UNAVAILABLE', 'injected get failure');
+    this.getsInFlight++;
+    this.getsInFlightMax = Math.max(this.getsInFlightMax, this.getsInFlight);
+    try {
+      if (this.getDelayMs > 0) await sleep(this.getDelayMs);
+      if (this.#getFailures > 0) {
+        this.#getFailures--;
+        throw new StoreError('ERR_STORE_UNAVAILABLE', 'injected get failure');
+      }
+      return await this.inner.get(key, options);
+    } finally {
+      this.getsInFlight--;
     }
-    return this.inner.get(key, options);
   }
 
   head(key: string): Promise<ObjectInfo> {
