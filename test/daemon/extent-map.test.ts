@@ -227,7 +227,7 @@ test('forEachRun visits exactly the mapped runs that lookup reports, in address 
   }
   const visited: MapRun[] = [];
   map.forEachRun((run) => visited.push(run));
-  t.true(visited.length > 100);
+  t.true(visited.length > 20, `only ${visited.length} runs: the workload must fragment the map`);
   t.deepEqual(visited, map.lookup(0, map.volumeSizeSectors).filter((run) => run.sequence !== HOLE_SEQUENCE));
 });
 
