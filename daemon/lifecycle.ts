@@ -6,6 +6,8 @@
  * back → "Device has shut down."
  */
 
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { claimLease, releaseLease, type LeaseHolder } from '../recovery/lease.js';
 import { NbdServer } from '../nbd/server.js';
@@ -120,6 +122,9 @@ export class Daemon {
   async #serveAndAttach(): Promise<void> {
     const { config, logger } = this.#options;
     try {
+      // Runtime files are the daemon's alone (0700): whoever reaches the socket can write the disk.
+      await mkdir(dirname(config.socketPath), { recursive: true, mode: 0o700 });
+      await mkdir(config.runDirectory, { recursive: true, mode: 0o700 });
       await this.#server.listenUnix(config.socketPath);
       logger.info({ socketPath: config.socketPath, exportName: config.exportName }, `Serving NBD on ${config.socketPath}.`);
       if (config.tcp !== undefined) await this.#server.listenTcp(config.tcp);

@@ -92,10 +92,10 @@ test('a bad flag is one clear line and exit code 2, before anything is touched',
   t.regex(lines[0] ?? '', /--attach must be one of auto, kernel, fuse, none/);
 });
 
-test('the log is NDJSON with the start-up sequence an operator reads', async (t) => {
+test('the log is NDJSON with the start-up sequence an operator reads, and the runtime directory is created', async (t) => {
   await withS3rver(async (s3, directory) => {
-    const socketPath = join(directory, 'nbd.sock');
-    const daemon = await startDaemon({ args: runArgs(s3, directory), socketPath });
+    const socketPath = join(directory, 'not-yet', 'nbd.sock');
+    const daemon = await startDaemon({ args: runArgs(s3, directory, ['--socket', socketPath]), socketPath });
     t.is(await daemon.stop('SIGTERM'), 0);
     const messages = logRecords(daemon.log()).map((record) => String(record['msg']));
     const order = [/^Starting lsvd/, /^Starting recovery from/, /^Recovery complete/, /^Serving NBD on/, /^Received SIGTERM/, /^Device has shut down/];
