@@ -5,6 +5,7 @@
  * REQUEST_BYTES_IN_FLIGHT_MAX bytes (plus one request) are in flight, and no new request
  * is taken while the socket's write buffer is full.
  */
+import assert from 'node:assert/strict';
 import type { BlockDevice } from './block-device.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ByteQueue } from './byte-queue.js';
@@ -81,8 +82,11 @@ export class TransmissionPhase {
         this.#onRequestHeader(decodeRequestHeader(queue.consume(REQUEST_HEADER_SIZE_BYTES)));
         return 'progress';
       case 'write-payload': {
+        // The whole payload at once: one copy per request, not one per socket chunk (measured
+        // cheaper than copying each chunk as it arrives).
         const header = this.#pendingWrite;
-        if (header === null || queue.byteLength < header.lengthBytes) return 'need-bytes';
+        assert(header !== null, 'write-payload state without a pending WRITE');
+        if (queue.byteLength < header.lengthBytes) return 'need-bytes';
         this.#pendingWrite = null;
         this.#state = 'request-header';
         const payload = this.#options.pool.acquire(header.lengthBytes);
