@@ -8,7 +8,8 @@
  * Errors: a rejected promise becomes an NBD error reply, never a crash. A device names a
  * specific failure with an errno-style `code` on the error, as Node's fs errors do:
  * ENOSPC/EDQUOT/EFBIG -> ENOSPC, EPERM/EROFS/EACCES -> EPERM, ESHUTDOWN -> ESHUTDOWN,
- * ENOTSUP -> ENOTSUP (FAST_ZERO only); anything else -> EIO.
+ * ENOTSUP -> ENOTSUP (FAST_ZERO only); anything else -> EIO. A device whose `code` is its own
+ * (e.g. ERR_VOLUME_CLOSED) names the errno in a string `errno` field instead.
  *
  * Buffers: `data` passed to `write` is the device's to read until the returned promise
  * settles; afterwards the server reuses it, so a device that keeps the bytes copies them.

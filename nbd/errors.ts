@@ -31,7 +31,10 @@ export class NbdError extends Error {
  * FAST_ZERO.
  */
 export function nbdErrnoForDeviceError(error: unknown, options: { fastZero: boolean }): NbdErrnoValue {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const fields = typeof error === 'object' && error !== null ? (error as { code?: unknown; errno?: unknown }) : {};
+  // A device whose own codes are not errno names says which errno it means in a string `errno`
+  // (Node's fs errors carry a number there, and their `code` is the errno name).
+  const code = typeof fields.errno === 'string' ? fields.errno : fields.code;
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
