@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
-import { logRecords, startDaemon } from './helpers/daemon.js';
+import { logRecords, s3Environment, startDaemon } from './helpers/daemon.js';
 import { haveTool, nbdUri, run } from './helpers/tools.js';
 
 const MIB = 1024 * 1024;
@@ -130,4 +130,24 @@ test('--force takes the volume over and the old daemon, still running, is fenced
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
+});
+
+test('credentials never appear in the logs of a full run at trace level, nor in --help', async (t) => {
+  const secret = 'lsvd-secret-key-that-must-never-be-printed';
+  await withS3rver(async (s3, directory) => {
+    const socketPath = join(directory, 'nbd.sock');
+    // s3rver checks the access key id but not the signature, so any secret key works.
+    const env = { ...s3Environment(), AWS_SECRET_ACCESS_KEY: secret, LSVD_LOG_LEVEL: 'trace' };
+    const daemon = await startDaemon({ args: runArgs(s3, directory), socketPath, env });
+    if (await haveTool('qemu-io')) {
+      await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x33 0 256k', '-c', 'flush', '-c', 'read -P 0x33 0 256k', nbdUri(socketPath)]);
+    }
+    t.is(await daemon.stop('SIGTERM'), 0, daemon.log());
+    const help = await startDaemon({ args: ['run', '--help'], socketPath, env, waitForSocket: false });
+    t.is(await help.exited, 0);
+    for (const output of [daemon.log(), help.log()]) {
+      t.false(output.includes(secret), 'the secret key is never printed');
+    }
+    t.true(daemon.log().split('\n').length > 20, 'a trace-level log was actually written');
+  });
 });

@@ -86,6 +86,9 @@ export async function startDaemon(options: { args: readonly string[]; socketPath
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+  if (done && options.waitForLog === undefined && options.waitForSocket !== false && !(await ready())) {
+    throw new Error(`lsvd exited (${await exited}) before its socket answered:\n${log}`);
+  }
   return daemon;
 }
 
