@@ -33,7 +33,11 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Resolves with the first shutdown signal; a second one exits at once, saying what was not stored. */
+/**
+ * Resolves with the first shutdown signal; a second one exits at once, saying what was not
+ * stored. Installed before start-up begins, so a signal during recovery or attach is a clean
+ * shutdown once start-up has finished, never Node's default (die at once).
+ */
 function shutdownSignal(logger: Logger, unuploadedBytes: () => number): Promise<string> {
   return new Promise((resolve) => {
     let received = false;
@@ -72,8 +76,9 @@ async function runDaemon(context: CommandContext, flags: Flags): Promise<void> {
       config = Object.freeze({ ...config, sizeBytes: DEFAULT_NEW_VOLUME_SIZE_BYTES });
     }
     const holder = { holderId: newHolderId(random), hostname: hostname(), pid: process.pid };
-    const daemon = await Daemon.start({ store, config, logger, clock, random, holder, isProcessAlive });
-    const signal = shutdownSignal(logger, () => daemon.unuploadedBytes());
+    let daemon: Daemon | undefined;
+    const signal = shutdownSignal(logger, () => daemon?.unuploadedBytes() ?? 0);
+    daemon = await Daemon.start({ store, config, logger, clock, random, holder, isProcessAlive });
     const outcome = await Promise.race([signal.then(() => 'signal' as const), daemon.failure]);
     if (outcome !== 'signal') {
       logger.fatal({ err: outcome }, `The volume stopped: ${outcome.message}`);

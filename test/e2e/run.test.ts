@@ -151,3 +151,13 @@ test('credentials never appear in the logs of a full run at trace level, nor in 
     t.true(daemon.log().split('\n').length > 20, 'a trace-level log was actually written');
   });
 });
+
+test('a SIGTERM during start-up is a clean shutdown once start-up has finished, not a sudden death', async (t) => {
+  await withS3rver(async (s3, directory) => {
+    const socketPath = join(directory, 'nbd.sock');
+    const daemon = await startDaemon({ args: runArgs(s3, directory), socketPath, waitForLog: /Starting lsvd/ });
+    daemon.child.kill('SIGTERM');
+    t.is(await daemon.exited, 0, daemon.log());
+    t.regex(daemon.log(), /Device has shut down\./);
+  });
+});
