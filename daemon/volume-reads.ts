@@ -53,7 +53,9 @@ export class VolumeReads {
     const pieces: StorePiece[] = [];
     let offsetBytes = request.targetOffsetBytes;
     for (const run of map.lookup(request.firstSector, request.endSector - request.firstSector)) {
-      if (run.sequence !== HOLE_SEQUENCE && !writer.copyFromMemory(run, request.target, offsetBytes)) {
+      // The target may be a reused buffer (the NBD server pools them): holes are written as zeros.
+      if (run.sequence === HOLE_SEQUENCE) request.target.fill(0, offsetBytes, offsetBytes + run.lengthSectors * SECTOR_SIZE_BYTES);
+      else if (!writer.copyFromMemory(run, request.target, offsetBytes)) {
         pieces.push({ sequence: run.sequence, objectSector: run.objectSector, lengthSectors: run.lengthSectors, targetOffsetBytes: offsetBytes });
       }
       offsetBytes += run.lengthSectors * SECTOR_SIZE_BYTES;

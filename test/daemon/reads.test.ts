@@ -164,3 +164,14 @@ test('a cold sequential read at 50 ms of store latency keeps many GETs in flight
   t.true(store.gets.length <= totalBytes / MIB + 16, `${store.gets.length} GETs for ${totalBytes / MIB} MiB`);
   await volume.close();
 });
+
+test('readInto a reused, dirty buffer writes zeros over holes', async (t) => {
+  const data = pattern({ lengthBytes: 8 * KIB, tag: 11 });
+  const { volume } = await reopenedWith([{ offsetBytes: 8 * KIB, data, flush: true }]);
+  const target = new Uint8Array(32 * KIB).fill(0xee);
+  await volume.readInto(0, target);
+  t.true(target.subarray(0, 8 * KIB).every((byte) => byte === 0), 'the hole before the data');
+  t.deepEqual(target.subarray(8 * KIB, 16 * KIB), data);
+  t.true(target.subarray(16 * KIB).every((byte) => byte === 0), 'the hole after the data');
+  await volume.close();
+});
