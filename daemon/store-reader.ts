@@ -39,6 +39,9 @@ export interface StoreReaderOptions {
 
 /** Pieces of one object this close together are fetched in one GET, gap included. */
 export const READ_COALESCE_GAP_SECTORS = 16;
+
+/** Read retries log one warning per this interval at most. */
+export const READ_WARNING_INTERVAL_MS = 5000;
 /**
  * A single GET asks for at most this much (1 MiB), so a large read or a prefetch window is
  * fetched by many requests in parallel: at 50 ms of store latency, throughput comes from
@@ -63,6 +66,8 @@ export class StoreReader {
   readonly #inFlight = new Set<Fetch>();
   #getCount = 0;
   #stopError: Error | undefined;
+  #lastReadWarningMs: number | undefined;
+  #readRetriesSinceWarning = 0;
 
   constructor(options: StoreReaderOptions) {
     this.#options = options;
@@ -213,9 +218,24 @@ export class StoreReader {
       if (!isRetryable(failure) || elapsedMs + delayMs > this.#options.readRetryTimeoutMs) {
         throw new VolumeError('ERR_VOLUME_READ_FAILED', `Cannot read log object "${key}" from ${this.#options.store.description} after ${attempt + 1} attempts in ${elapsedMs} ms: ${describeError(failure)}`, { cause: failure });
       }
-      this.#options.logger.warn({ key, attempt: attempt + 1, delayMs, err: describeError(failure) }, `Read of ${key} failed; retrying.`);
+      this.#warnReadRetry({ key, attempt: attempt + 1, delayMs, err: describeError(failure) });
       await this.#sleeper.sleep(delayMs);
     }
+  }
+
+  /**
+   * During an outage every waiting read retries: one warning per READ_WARNING_INTERVAL_MS says
+   * so, with how many retries it stands for, instead of a line per read per attempt.
+   */
+  #warnReadRetry(details: { key: string; attempt: number; delayMs: number; err: string }): void {
+    const nowMs = this.#options.clock.nowMs();
+    if (this.#lastReadWarningMs !== undefined && nowMs - this.#lastReadWarningMs < READ_WARNING_INTERVAL_MS) {
+      this.#readRetriesSinceWarning++;
+      return;
+    }
+    this.#options.logger.warn({ ...details, otherRetriesSinceLastWarning: this.#readRetriesSinceWarning }, `Read of ${details.key} failed; retrying.`);
+    this.#lastReadWarningMs = nowMs;
+    this.#readRetriesSinceWarning = 0;
   }
 }
 
