@@ -16,6 +16,7 @@ const EXPECTED_VIOLATION: Readonly<Record<string, RegExp>> = {
   'precondition-means-success': /a FLUSH .* was answered, but "[^"]+" in the bucket holds other bytes than it sent/,
   'zero-ranges-after-entries': /after recovery, process \d+ reads unit \d+ .* but the bucket's objects 1\.\.\d+ say/,
   'overwriting-puts': /was overwritten with different bytes/,
+  'holes-left-unwritten': /read-your-writes: op #\d+ read .* reads garbage/,
 };
 
 async function firstFailure(variant: EngineVariant): Promise<{ seed: number; message: string } | undefined> {

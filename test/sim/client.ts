@@ -2,13 +2,19 @@
  * The simulated NBD client: sends one request to the engine (the BlockDevice calls the NBD
  * server makes), keeps the model up to date with what was sent and answered, and checks
  * every read against the model. It also plays by the server's buffer rules: a write's
- * buffer is scribbled over once the write is answered (the server reuses it), and a
- * readInto target is watched for writes after its promise settled.
+ * buffer is scribbled over once the write is answered (the server reuses it), a readInto
+ * target starts with stale bytes (a reused reply buffer), and it is watched for writes
+ * after its promise settled.
  */
+import { SECTOR_SIZE_BYTES } from '../../logformat/limits.js';
 import type { DaemonProcess } from './daemon-process.js';
+import { codeOf, describe } from './error-text.js';
 import type { VolumeModel } from './model.js';
 import { decodeUnits, encodeUnits, UNIT_SIZE_BYTES, ZERO_VALUE } from './unit-pattern.js';
 import { type Operation, sectorSpanOf, type Workload } from './workload.js';
+
+/** What a reused reply buffer holds before a readInto: not zeros, not any write's pattern. */
+const STALE_BUFFER_BYTE = 0xa5;
 
 export interface ClientContext {
   readonly model: VolumeModel;
@@ -24,9 +30,12 @@ export interface ClientContext {
   noteReadFailure(): void;
 }
 
+/** The reason an engine error is acceptable when the store kept failing a read. */
+const EIO_REASON = 'EIO after the store kept failing';
+
 /** Why an engine error is acceptable in the simulated situation, or undefined when it is a bug. */
 function acceptableFailure(process: DaemonProcess, operation: Operation, error: unknown): string | undefined {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  const code = codeOf(error);
   // Known deviation (test/sim/known-bugs.test.ts): a read waiting on a GET retry when the
   // volume stops rejects with the sleeper's error instead of the volume's.
   if (error instanceof Error && error.name === 'SleepCancelledError' && (process.state === 'closing' || !process.alive)) return 'stopped during a read retry';
@@ -34,8 +43,9 @@ function acceptableFailure(process: DaemonProcess, operation: Operation, error: 
   if (code === 'ERR_VOLUME_ABANDONED' && !process.alive) return 'crashed';
   if (code === 'ERR_VOLUME_CLOSED' && (process.state === 'closing' || !process.alive)) return 'closed';
   if (code === 'ERR_VOLUME_FENCED' && process.store.conflictingKeys.size > 0) return 'fenced by another writer';
-  const readsStore = operation.kind === 'read' || operation.offsetBytes % 4096 !== 0 || operation.lengthBytes % 4096 !== 0;
-  if (code === 'ERR_VOLUME_READ_FAILED' && (readsStore || !process.alive)) return 'EIO after the store kept failing';
+  // Reads, and the read-modify-write of partial sectors, read the store.
+  const readsStore = operation.kind === 'read' || operation.offsetBytes % SECTOR_SIZE_BYTES !== 0 || operation.lengthBytes % SECTOR_SIZE_BYTES !== 0;
+  if (code === 'ERR_VOLUME_READ_FAILED' && (readsStore || !process.alive)) return EIO_REASON;
   return undefined;
 }
 
@@ -48,9 +58,9 @@ export async function executeOperation(context: ClientContext, process: DaemonPr
   const unitCount = operation.lengthBytes / UNIT_SIZE_BYTES;
   const fail = (error: unknown) => {
     const reason = acceptableFailure(process, operation, error);
-    const detail = error instanceof Error ? `${'code' in error ? `${String(error.code)}: ` : ''}${error.message}` : String(error);
+    const detail = describe(error);
     if (reason === undefined) context.violation(`${label} on process ${process.processId} failed unexpectedly: ${detail}${error instanceof Error && error.stack !== undefined ? `\n${error.stack}` : ''}`);
-    else if (reason.startsWith('EIO')) context.noteReadFailure();
+    else if (reason === EIO_REASON) context.noteReadFailure();
     context.trace(`${label} failed (${reason ?? 'unexpected'}): ${detail}`);
   };
   process.requestsInFlight++;
@@ -85,7 +95,8 @@ export async function executeOperation(context: ClientContext, process: DaemonPr
         let bytes: Uint8Array;
         try {
           if (operation.readInto) {
-            const target = new Uint8Array(operation.lengthBytes);
+            // The NBD server reuses reply buffers: the engine must overwrite every byte, holes included.
+            const target = new Uint8Array(operation.lengthBytes).fill(STALE_BUFFER_BYTE);
             try {
               await volume.readInto(operation.offsetBytes, target);
             } finally {

@@ -68,6 +68,9 @@ export function addFaultCounts(total: FaultCounts, more: FaultCounts): void {
   for (const kind of FAULT_KINDS) total[kind] += more[kind];
 }
 
+/** A timed-out change that lands late does so within this many timeouts of being sent. */
+const LATE_LANDING_TIMEOUTS_MAX = 1.5;
+
 export type RequestError = 'unavailable' | 'throttled' | 'timeout' | 'outage';
 
 /** A read-only request (GET, HEAD, a LIST page): when it answers and with what. */
@@ -115,7 +118,7 @@ export class FaultPlanner {
       // The request reached the store, or did not; if it did, it may be applied after the
       // caller gave up (servers finish requests whose client went away).
       if (random.nextFloat() >= this.#profile.timeoutLandsProbability) return { ...plan, landDelayMs: undefined };
-      const landDelayMs = random.nextFloat() * this.#profile.timeoutMs * (options.landsLate ? 1.5 : 1);
+      const landDelayMs = random.nextFloat() * this.#profile.timeoutMs * (options.landsLate ? LATE_LANDING_TIMEOUTS_MAX : 1);
       if (landDelayMs > plan.replyDelayMs) this.counts['timeout-landed-late']++;
       return { ...plan, landDelayMs };
     }

@@ -41,7 +41,7 @@ export interface StoreWorld {
 export function storeWorld(options: { seed?: number; profile?: FaultProfile; zombies?: Map<string, Zombie>; zombieProbability?: number } = {}): StoreWorld {
   const clock = new SimClock();
   const violations: string[] = [];
-  const bucket = new SimBucket({ violation: (message) => violations.push(message), landed: () => {}, deleted: () => {} });
+  const bucket = new SimBucket({ violation: (message) => violations.push(message), landed: () => {} });
   const random = new SeededRandom(options.seed ?? 1);
   const planner = new FaultPlanner({ profile: options.profile ?? calmProfile(), random });
   const storeOf = (processId: number) =>

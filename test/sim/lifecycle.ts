@@ -49,6 +49,8 @@ export interface LifecycleOptions {
 const RESTART_DELAY_MAX_MS = 1000;
 /** Longest pause after a crash point before the crash happens. */
 const CRASH_DELAY_MAX_MS = 100;
+/** A crash during recovery comes at most this long after the restart. */
+const CRASH_DURING_RECOVERY_DELAY_MAX_MS = 300;
 /** Failed start-ups in a row after which LIST pages answer without faults (SimStore.listsCalm). */
 const OPEN_FAILURES_BEFORE_CALM_LISTS = 5;
 /** Daemon processes one run may start; more means it is not making progress. */
@@ -231,7 +233,7 @@ export class Lifecycle {
     this.#kill(process);
     const restartDelayMs = random.nextFloat() * RESTART_DELAY_MAX_MS;
     clock.setTimer(() => this.#startProcess(), restartDelayMs);
-    if (random.nextFloat() < parameters.crashDuringRecoveryProbability) clock.setTimer(() => this.#crash(), restartDelayMs + random.nextFloat() * 300);
+    if (random.nextFloat() < parameters.crashDuringRecoveryProbability) clock.setTimer(() => this.#crash(), restartDelayMs + random.nextFloat() * CRASH_DURING_RECOVERY_DELAY_MAX_MS);
   }
 
   /** The process ends: abandoned if its engine still runs, its pending store requests settled. */
@@ -269,7 +271,13 @@ export class Lifecycle {
     // The operator's tool is a process of its own, with its own view of the bucket.
     const operator = this.#spawn();
     operator.markDead();
-    void rollBack({ store: operator.store, toSequence, clock, random, logger, violation }).then((done) => {
+    const onAttemptFailed = (attempt: number) => {
+      // `rollback` lists the bucket without retrying a failed page, as start-up does (finding 3).
+      if (attempt !== OPEN_FAILURES_BEFORE_CALM_LISTS) return;
+      operator.store.listsCalm = true;
+      this.#options.planner.counts['lists-calmed']++;
+    };
+    void rollBack({ store: operator.store, toSequence, clock, random, logger, onAttemptFailed, violation }).then((done) => {
       if (done) this.#startProcess();
     });
   }

@@ -30,6 +30,8 @@ export async function rollBack(options: {
   clock: SimClock;
   random: SeededRandom;
   logger: Logger;
+  /** Called after each failed attempt (the simulator calms LIST pages after a few, as at start-up). */
+  onAttemptFailed(attempt: number): void;
   violation(message: string): void;
 }): Promise<boolean> {
   const { store, toSequence, clock, random, logger } = options;
@@ -42,6 +44,7 @@ export async function rollBack(options: {
         options.violation(`rollback to ${toSequence} failed: ${describe(error)}`);
         return false;
       }
+      options.onAttemptFailed(attempt);
       await clock.sleep(Math.min(ROLLBACK_RETRY_DELAY_MAX_MS, ROLLBACK_RETRY_DELAY_MS * 2 ** attempt));
     }
   }

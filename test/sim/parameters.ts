@@ -59,7 +59,7 @@ export interface ParameterBounds {
 export const SHORT_RUN_BOUNDS: ParameterBounds = { operationCountMax: 100, volumeSizesBytes: [256 * KIB, 512 * KIB, 1 * MIB] };
 export const LONG_RUN_BOUNDS: ParameterBounds = { operationCountMax: 2000, volumeSizesBytes: [512 * KIB, 1 * MIB, 2 * MIB, 8 * MIB] };
 
-export function pick<T>(random: SeededRandom, choices: readonly T[]): T {
+function pick<T>(random: SeededRandom, choices: readonly T[]): T {
   const choice = choices[random.nextInt(choices.length)];
   if (choice === undefined) throw new Error('pick from an empty list');
   return choice;

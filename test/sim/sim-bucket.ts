@@ -23,7 +23,6 @@ export type LandingOutcome = 'stored' | 'precondition-failed';
 export interface BucketEvents {
   violation(message: string): void;
   landed(key: string, object: StoredObject): void;
-  deleted(key: string): void;
 }
 
 export class SimBucket {
@@ -79,7 +78,6 @@ export class SimBucket {
     this.#objects.delete(key);
     this.#sortedKeys.splice(this.#insertionIndex(key), 1);
     this.deletesLanded++;
-    this.#events.deleted(key);
   }
 
   /**

@@ -43,6 +43,9 @@ export interface SimStoreOptions {
   trace(message: string): void;
 }
 
+/** At a crash, a change still in flight lands (rather than never) with this probability. */
+const CRASH_LANDS_PROBABILITY = 0.5;
+
 export class SimStore implements ObjectStore {
   readonly description = 'sim://bucket/';
   /** The bytes this process sent for each key (one body per key, checked). */
@@ -171,7 +174,7 @@ export class SimStore implements ObjectStore {
         if (request.zombie !== undefined && random.nextFloat() < this.#options.zombieProbability) {
           zombies.set(request.zombie.key, request.zombie);
           trace(`p${processId} ${request.describe} left as a zombie`);
-        } else if (random.nextFloat() < 0.5) {
+        } else if (random.nextFloat() < CRASH_LANDS_PROBABILITY) {
           request.land();
           planner.counts['crash-landed']++;
         } else {

@@ -113,7 +113,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const bucket = new SimBucket({
     violation: report,
     landed: () => context.onBucketChanged(),
-    deleted: () => {},
   });
   const prefix = new PrefixTracker({ bucket, unitCount });
   const planner = new FaultPlanner({ profile: parameters.faults, random: child() });

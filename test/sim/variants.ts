@@ -10,9 +10,13 @@
  *   instead of before (DESIGN.md §3, docs/ENGINE.md "Zero ranges").
  * - `overwriting-puts`: log objects are put without If-None-Match, so a second writer's
  *   object is silently replaced.
+ * - `holes-left-unwritten`: a read into a reused buffer leaves the bytes of holes as they
+ *   were (the engine had this bug until reads started writing zeros over holes).
  */
 import { ExtentMap, type SetOptions } from '../../daemon/extent-map.js';
 import { LogWriter } from '../../daemon/log-writer.js';
+import { VolumeReads } from '../../daemon/volume-reads.js';
+import { SECTOR_SIZE_BYTES } from '../../logformat/limits.js';
 import { type SealedObject, Uploader } from '../../daemon/uploader.js';
 import { classifyKey } from '../../logformat/keys.js';
 import { isPreconditionFailed } from '../../recovery/store-errors.js';
@@ -188,7 +192,31 @@ const zeroRangesAfterEntries: EngineVariant = {
   },
 };
 
-export const ENGINE_VARIANTS: readonly EngineVariant[] = [flushIgnoresLowerObjects, preconditionMeansSuccess, zeroRangesAfterEntries, overwritingPuts];
+/**
+ * After each read into a caller's buffer, sectors that came back all zeros (holes: the
+ * simulator never writes a zero sector) get the bytes the buffer held before.
+ */
+const holesLeftUnwritten: EngineVariant = {
+  name: 'holes-left-unwritten',
+  description: 'a read into a reused buffer leaves the bytes of holes as they were',
+  install() {
+    const restore = saving(VolumeReads.prototype, ['readSectorsInto']);
+    const original = VolumeReads.prototype.readSectorsInto;
+    VolumeReads.prototype.readSectorsInto = function (this: VolumeReads, request: Parameters<VolumeReads['readSectorsInto']>[0]): Promise<void> {
+      const lengthBytes = (request.endSector - request.firstSector) * SECTOR_SIZE_BYTES;
+      const before = request.target.slice(request.targetOffsetBytes, request.targetOffsetBytes + lengthBytes);
+      return original.call(this, request).then(() => {
+        for (let offsetBytes = 0; offsetBytes < lengthBytes; offsetBytes += SECTOR_SIZE_BYTES) {
+          const sector = request.target.subarray(request.targetOffsetBytes + offsetBytes, request.targetOffsetBytes + offsetBytes + SECTOR_SIZE_BYTES);
+          if (sector.every((byte) => byte === 0)) sector.set(before.subarray(offsetBytes, offsetBytes + SECTOR_SIZE_BYTES));
+        }
+      });
+    };
+    return restore;
+  },
+};
+
+export const ENGINE_VARIANTS: readonly EngineVariant[] = [flushIgnoresLowerObjects, preconditionMeansSuccess, zeroRangesAfterEntries, overwritingPuts, holesLeftUnwritten];
 
 export function findVariant(name: string): EngineVariant {
   const variant = ENGINE_VARIANTS.find((candidate) => candidate.name === name);

@@ -11,7 +11,7 @@
 import { classifyKey } from '../../logformat/keys.js';
 import type { ClientContextImpl } from './context.js';
 import type { DaemonProcess } from './daemon-process.js';
-import { describe } from './error-text.js';
+import { codeOf, describe } from './error-text.js';
 import type { VolumeModel } from './model.js';
 import { bucketPrefixEnd, type PrefixTracker, replayPrefix } from './reference-replay.js';
 import type { SimBucket } from './sim-bucket.js';
@@ -92,8 +92,7 @@ async function readWholeVolume(options: VerifyOptions): Promise<Uint8Array | und
       return await volume.read(0, volume.sizeBytes);
     } catch (error) {
       if (!process.alive) return undefined;
-      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-      if (code !== 'ERR_VOLUME_READ_FAILED' || attempt === VERIFY_READ_ATTEMPTS_MAX) {
+      if (codeOf(error) !== 'ERR_VOLUME_READ_FAILED' || attempt === VERIFY_READ_ATTEMPTS_MAX) {
         violation(`reading the recovered volume of process ${process.processId} failed: ${describe(error)}`);
         return undefined;
       }

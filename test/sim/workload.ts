@@ -28,6 +28,13 @@ export interface SectorSpan {
   endSector: number;
 }
 
+/** Mutations sent with FUA. */
+const FUA_PROBABILITY = 0.15;
+/** Requests that fall in the hot region (the first HOT_REGION_FRACTION of the volume). */
+const HOT_REGION_PROBABILITY = 0.5;
+const HOT_REGION_FRACTION = 1 / 8;
+/** Medium requests are at most this large. */
+const MEDIUM_REQUEST_MAX_BYTES = 64 * 1024;
 /** Large reads span several objects but stay this small (checking a read costs per byte). */
 const LARGE_READ_MAX_BYTES = 256 * 1024;
 /** Attempts at a range no in-flight mutation touches before settling for a read. */
@@ -65,7 +72,7 @@ export class Workload {
     if (kind === 'read') return { opId, kind, ...this.#range('read'), fua: false, noHole: false, readInto: random.nextFloat() < 0.5 };
     for (let attempt = 0; attempt < FREE_RANGE_ATTEMPTS; attempt++) {
       const range = this.#range(kind);
-      if (this.#isFree(sectorSpanOf(range))) return { opId, kind, ...range, fua: random.nextFloat() < 0.15, noHole: random.nextFloat() < 0.5, readInto: false };
+      if (this.#isFree(sectorSpanOf(range))) return { opId, kind, ...range, fua: random.nextFloat() < FUA_PROBABILITY, noHole: random.nextFloat() < 0.5, readInto: false };
     }
     return { opId, kind: 'read', ...this.#range('read'), fua: false, noHole: false, readInto: false };
   }
@@ -98,13 +105,13 @@ export class Workload {
     const objectBytes = config.targetObjectSizeBytes ?? SECTOR_SIZE_BYTES;
     let lengthUnits: number;
     if (roll < 0.6) lengthUnits = 1 + random.nextInt(8);
-    else if (roll < 0.9) lengthUnits = 1 + random.nextInt(Math.max(1, Math.floor((64 * 1024) / unitBytes)));
+    else if (roll < 0.9) lengthUnits = 1 + random.nextInt(Math.max(1, Math.floor(MEDIUM_REQUEST_MAX_BYTES / unitBytes)));
     else if (kind === 'write') lengthUnits = 1 + random.nextInt(Math.max(1, Math.floor((2 * objectBytes) / unitBytes)));
     else if (kind === 'read') lengthUnits = 1 + random.nextInt(Math.floor(LARGE_READ_MAX_BYTES / unitBytes));
     else lengthUnits = 1 + random.nextInt(volumeUnits);
     lengthUnits = Math.min(lengthUnits, volumeUnits);
-    // Half the requests fall in the first eighth of the volume, so they overlap often.
-    const regionUnits = random.nextFloat() < 0.5 ? Math.max(lengthUnits, Math.floor(volumeUnits / 8)) : volumeUnits;
+    // Many requests fall in the hot region, so they overlap often.
+    const regionUnits = random.nextFloat() < HOT_REGION_PROBABILITY ? Math.max(lengthUnits, Math.floor(volumeUnits * HOT_REGION_FRACTION)) : volumeUnits;
     const offsetUnits = random.nextInt(regionUnits - lengthUnits + 1);
     return { offsetBytes: offsetUnits * unitBytes, lengthBytes: lengthUnits * unitBytes };
   }
