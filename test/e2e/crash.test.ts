@@ -108,7 +108,7 @@ test('the check catches lost data: a round whose log objects vanish after the cr
   if (!(await crashToolsPresent(t))) return;
   const seed = seedFromEnvironment();
   t.log(`seed ${seed}`);
-  const rounds = await CrashRounds.start({ seed, killDelayMinMs: 3_000, killDelayMaxMs: 3_000 });
+  const rounds = await CrashRounds.start({ seed });
   try {
     await rounds.runRound();
     const lastSequenceBefore = Math.max(0, ...(await rounds.withStore(logSequences)));
@@ -119,7 +119,7 @@ test('the check catches lost data: a round whose log objects vanish after the cr
         if (sequence > lastSequenceBefore) await store.delete(formatLogKey(sequence));
       }
     };
-    const error = await t.throwsAsync(rounds.runRound({ beforeRecovery: rollBack }), { code: 'ERR_RELIABILITY_FILE_LOST' });
+    const error = await t.throwsAsync(rounds.runRound({ beforeRecovery: rollBack, killAfterFilesAcknowledged: 3 }), { code: 'ERR_RELIABILITY_FILE_LOST' });
     t.regex(error?.message ?? '', /acknowledged with sha256 [0-9a-f]{64}, found missing/);
   } finally {
     await rounds.close();

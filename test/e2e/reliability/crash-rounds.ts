@@ -30,6 +30,9 @@ import { devicePathOf, fuseVolumePaths, recoveredObjectCount, startFuseDaemon, s
 import { clearDeadAttachment, mountExt4, replayJournalAndCheck, unmountQuietly } from './kernel.js';
 
 const MIB = 1024 * 1024;
+/** A round told to kill after some acknowledged files waits at most this long for them. */
+const ACKNOWLEDGED_WAIT_MAX_MS = 60_000;
+const ACKNOWLEDGED_POLL_MS = 50;
 /** Once the daemon is dead every filesystem call fails at once (EIO, EROFS); one that does not is a hang. */
 const WORKLOAD_SETTLE_TIMEOUT_MS = 60_000;
 
@@ -125,15 +128,20 @@ export class CrashRounds {
     }
   }
 
-  /** `beforeRecovery` runs between the crash and the recovery: a test's way to break the volume on purpose. */
-  async runRound(options: { beforeRecovery?: (store: ObjectStore) => Promise<void> } = {}): Promise<RoundReport> {
+  /**
+   * `beforeRecovery` runs between the crash and the recovery: a test's way to break the volume
+   * on purpose. `killAfterFilesAcknowledged` replaces the seeded delay: the kill comes once the
+   * workload has that many files acknowledged (for a test that needs some, on a slow machine).
+   */
+  async runRound(options: { beforeRecovery?: (store: ObjectStore) => Promise<void>; killAfterFilesAcknowledged?: number } = {}): Promise<RoundReport> {
     const startedMs = Date.now();
     this.#phasesMs = {};
     this.#phaseStartMs = startedMs;
     const round = this.#totals.rounds + 1;
-    const killDelayMs = killDelayOf(this.#random, this.#options.killDelayMinMs, this.#options.killDelayMaxMs);
+    const seededDelayMs = killDelayOf(this.#random, this.#options.killDelayMinMs, this.#options.killDelayMaxMs);
     const workloadSeed = Math.floor(this.#random() * 2 ** 31);
-    const workload = await this.#crash({ round, killDelayMs, workloadSeed });
+    const { counts: workload, killDelayMs } = await this.#crash({ round, workloadSeed,
+      killAfter: options.killAfterFilesAcknowledged === undefined ? { delayMs: seededDelayMs } : { filesAcknowledged: options.killAfterFilesAcknowledged } });
     this.#totals.crashesSurvived += 1;
     this.#totals.filesAcknowledged += workload.filesAcknowledged;
     if (options.beforeRecovery !== undefined) await this.withStore(options.beforeRecovery);
@@ -146,7 +154,7 @@ export class CrashRounds {
   }
 
   /** Steps 1–3: run the workload and kill the daemon under it. */
-  async #crash(options: { round: number; killDelayMs: number; workloadSeed: number }): Promise<WorkloadCounts> {
+  async #crash(options: { round: number; workloadSeed: number; killAfter: { delayMs: number } | { filesAcknowledged: number } }): Promise<{ counts: WorkloadCounts; killDelayMs: number }> {
     const root = this.#paths.mountPoint;
     this.#daemon = await startFuseDaemon({ s3: this.#s3, paths: this.#paths, volumeSizeBytes: this.#options.volumeSizeBytes, mount: true });
     await prepareDirectories(root);
@@ -154,7 +162,16 @@ export class CrashRounds {
     this.#phase('start');
     const workload = startWorkload({ root, ledger: this.#ledger, seed: options.workloadSeed, round: options.round,
       workerCount: this.#options.workerCount, workerBytesBudget: this.#options.workerBytesBudget });
-    await sleep(options.killDelayMs);
+    const workloadStartedMs = Date.now();
+    if ('delayMs' in options.killAfter) {
+      await sleep(options.killAfter.delayMs);
+    } else {
+      const deadlineMs = workloadStartedMs + ACKNOWLEDGED_WAIT_MAX_MS;
+      while (workload.counts.filesAcknowledged < options.killAfter.filesAcknowledged && workload.errors.length === 0 && Date.now() < deadlineMs) {
+        await sleep(ACKNOWLEDGED_POLL_MS);
+      }
+    }
+    const killDelayMs = Date.now() - workloadStartedMs;
     if (workload.errors.length > 0) {
       workload.stop();
       throw new ReliabilityError('ERR_RELIABILITY_WORKLOAD_FAILED', `the workload failed before the kill: ${String(workload.errors[0])}`, { cause: workload.errors[0] });
@@ -170,7 +187,7 @@ export class CrashRounds {
     this.#phase('workload');
     await clearDeadAttachment({ mountPoint: root, runDirectory: this.#paths.runDirectory });
     this.#phase('cleanup');
-    return workload.counts;
+    return { counts: workload.counts, killDelayMs };
   }
 
   /** Steps 4–7. */
