@@ -9,6 +9,7 @@
  *
  * Run: node --import tsx --expose-gc scripts/measure-extent-map.ts [--seed N]
  */
+import { SeededRandom } from '../daemon/clock.js';
 import { parseArgs } from 'node:util';
 import { CHUNK_SIZE_SECTORS, ExtentMap } from '../daemon/extent-map.js';
 import { SECTOR_SIZE_BYTES } from '../logformat/limits.js';
@@ -29,14 +30,10 @@ interface Scenario {
 }
 
 /** mulberry32: seeded, so every run measures the same layout. */
+/** Uniform floats in [0, 1) from the project's seeded generator, so a seed replays the same run. */
 function randomFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.nextFloat();
 }
 
 function shuffledSectors(random: () => number): Uint32Array {

@@ -1,3 +1,4 @@
+import { SeededRandom } from '../../daemon/clock.js';
 import test from 'ava';
 import { CHUNK_SIZE_SECTORS, ExtentMap, HOLE_SEQUENCE, type MapRun } from '../../daemon/extent-map.js';
 import { SECTOR_SIZE_BYTES } from '../../logformat/limits.js';
@@ -15,14 +16,10 @@ function hole(volumeSector: number, lengthSectors: number): MapRun {
 }
 
 /** mulberry32: a small seeded generator, so a failing layout can be replayed. */
+/** Uniform floats in [0, 1) from the project's seeded generator, so a seed replays the same run. */
 function randomFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.nextFloat();
 }
 
 /** Every sector its own extent: each sector of the chunk from its own object. */
